@@ -1,0 +1,82 @@
+"""The local-agreement policy: which part of a re-decoded hypothesis is stable.
+
+Whisper is not a streaming model, so each step re-decodes a sliding window and gets a fresh
+hypothesis for the text after what is already committed. A word is committed once two
+consecutive hypotheses agree on it and on everything before it (LocalAgreement-2, as in
+whisper_streaming). Committed words are never revised: the engine forces them as the decoder
+prefix of every later step, so the stream of deltas only ever appends.
+
+Words here are tuples of token ids (a word starts at a token whose text begins with a space),
+so agreement never splits a multi-token word and never compares decoded strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+Word = tuple[int, ...]
+
+
+def group_words(tokens: Sequence[int], starts_word: Callable[[int], bool]) -> list[Word]:
+    """Split a token sequence into words; a token that does not start a word joins the previous."""
+    words: list[list[int]] = []
+    for token in tokens:
+        if not words or starts_word(token):
+            words.append([token])
+        else:
+            words[-1].append(token)
+    return [tuple(word) for word in words]
+
+
+def agreed_prefix(previous: Sequence[Word], current: Sequence[Word]) -> int:
+    """Number of leading words two hypotheses share."""
+    n = 0
+    for a, b in zip(previous, current, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+def truncate_repetition(words: Sequence[Word], min_repeats: int = 3, max_period: int = 8) -> list[Word]:
+    """Cut a hypothesis at the start of a runaway loop.
+
+    Whisper decoding a window that ends mid-speech can loop ("she sells she sells she sells").
+    When a block of 1..``max_period`` words repeats ``min_repeats`` times back to back, keep the
+    text up to the end of its first occurrence. Ordinary repetition ("very very") survives.
+    """
+    for start in range(len(words)):
+        for period in range(1, max_period + 1):
+            end = start + period * min_repeats
+            if end > len(words):
+                break
+            block = words[start : start + period]
+            if all(words[start + k * period : start + (k + 1) * period] == block for k in range(1, min_repeats)):
+                return list(words[: start + period])
+    return list(words)
+
+
+class LocalAgreement:
+    """Remembers the unstable tail of the last hypothesis and commits what the next one confirms."""
+
+    def __init__(self) -> None:
+        self._tail: list[Word] = []
+
+    @property
+    def tentative(self) -> list[Word]:
+        """The last hypothesis' words that are not committed yet."""
+        return list(self._tail)
+
+    def update(self, hypothesis: Sequence[Word]) -> list[Word]:
+        """Feed the words decoded after the committed prefix; return the newly stable ones."""
+        n = agreed_prefix(self._tail, hypothesis)
+        self._tail = list(hypothesis[n:])
+        return list(hypothesis[:n])
+
+    def flush(self, hypothesis: Sequence[Word]) -> list[Word]:
+        """End of audio: the final hypothesis is stable as a whole."""
+        self._tail = []
+        return list(hypothesis)
+
+    def reset(self) -> None:
+        self._tail = []
