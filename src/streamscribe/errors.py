@@ -9,12 +9,15 @@
     │   ├── ModelNotFoundError       code model_not_found     (vLLM)
     │   ├── InvalidFrameError        code invalid_frame       (ours: binary frame)
     │   ├── InvalidStateError        code invalid_state       (ours: event not allowed now)
+    │   ├── IdleTimeoutError         code idle_timeout        (ours: closed after silence)
+    │   ├── SlowClientError          code slow_client         (ours: events not read)
     │   └── LimitError               a configured limit was exceeded
     │       ├── MessageTooLargeError code message_too_large
     │       ├── AppendTooLargeError  code append_too_large
     │       └── BufferFullError      code buffer_full
     └── ServerError            ours; answered with ``processing_error`` (vLLM), never a crash
-        └── EngineError              the recognizer failed on this stream
+        ├── EngineError              the recognizer failed on this stream
+        └── CapacityError            code too_many_sessions (ours: refused at max sessions)
 
 Every leaf carries a class-level ``code``; messages are written here, never ``str()`` of a
 foreign exception, so nothing internal (paths, addresses) leaks to clients.
@@ -69,6 +72,14 @@ class InvalidStateError(ClientError):
     code = "invalid_state"
 
 
+class IdleTimeoutError(ClientError):
+    code = "idle_timeout"
+
+
+class SlowClientError(ClientError):
+    code = "slow_client"
+
+
 class LimitError(ClientError):
     """A configured limit was exceeded; carries the limit and the offending amount."""
 
@@ -105,6 +116,12 @@ class EngineError(ServerError):
     """The recognizer failed while transcribing one stream."""
 
 
+class CapacityError(ServerError):
+    """The server already holds its maximum of sessions."""
+
+    code = "too_many_sessions"
+
+
 #: Every code this server can send, for the README and for tests that check the list.
 ERROR_CODES: tuple[str, ...] = (
     "invalid_json",
@@ -115,6 +132,9 @@ ERROR_CODES: tuple[str, ...] = (
     "processing_error",
     "invalid_frame",
     "invalid_state",
+    "idle_timeout",
+    "slow_client",
+    "too_many_sessions",
     "message_too_large",
     "append_too_large",
     "buffer_full",

@@ -296,7 +296,10 @@ class WhisperRecognizer(Recognizer):
         token_start[text_index[first]] = time_index[first] / ENCODER_POSITIONS_PER_SECOND
         token_start = _fill_forward(token_start)
         boundaries = np.cumsum([0] + [len(word) for word in stream.committed])
-        return [(float(token_start[a]), float(token_start[b])) for a, b in zip(boundaries[:-1], boundaries[1:])]
+        return [
+            (float(token_start[a]), float(token_start[b]))
+            for a, b in zip(boundaries[:-1], boundaries[1:], strict=False)
+        ]
 
 
 def _fill_forward(values: np.ndarray) -> np.ndarray:

@@ -40,9 +40,7 @@ class InputAudioBufferCommit(ClientEventBase):
     final: bool = False
 
 
-ClientEvent = Annotated[
-    SessionUpdate | InputAudioBufferAppend | InputAudioBufferCommit, Field(discriminator="type")
-]
+ClientEvent = Annotated[SessionUpdate | InputAudioBufferAppend | InputAudioBufferCommit, Field(discriminator="type")]
 CLIENT_EVENT_TYPES: frozenset[str] = frozenset(
     {"session.update", "input_audio_buffer.append", "input_audio_buffer.commit"}
 )
