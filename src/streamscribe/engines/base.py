@@ -33,7 +33,7 @@ class Hypothesis:
     tokens: int = 0
 
 
-class Stream(abc.ABC):
+class Stream:
     """One utterance's recognition state. ``accept`` runs on the event loop, the rest on a worker."""
 
     def __init__(self, max_buffered_seconds: float) -> None:

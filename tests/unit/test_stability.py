@@ -1,0 +1,48 @@
+from streamscribe.stability import LocalAgreement, agreed_prefix, group_words, truncate_repetition
+
+# Token ids stand for words: even ids start a word, odd ids continue one.
+starts = lambda t: t % 2 == 0  # noqa: E731
+
+
+def words(*ids: int) -> list[tuple[int, ...]]:
+    return group_words(ids, starts)
+
+
+def test_group_words() -> None:
+    assert group_words([2, 3, 4, 6, 7, 7], starts) == [(2, 3), (4,), (6, 7, 7)]
+    assert group_words([3, 4], starts) == [(3,), (4,)]  # a leading continuation is its own word
+    assert group_words([], starts) == []
+
+
+def test_agreed_prefix() -> None:
+    assert agreed_prefix(words(2, 4, 6), words(2, 4, 8)) == 2
+    assert agreed_prefix(words(2, 3, 4), words(2, 4)) == 0  # a word is compared whole
+    assert agreed_prefix([], words(2)) == 0
+
+
+def test_local_agreement_commits_what_two_hypotheses_share() -> None:
+    policy = LocalAgreement()
+    assert policy.update(words(2, 4)) == []  # nothing to compare with yet
+    assert policy.tentative == words(2, 4)
+    assert policy.update(words(2, 4, 6)) == words(2, 4)
+    # The next hypothesis is the continuation after the committed prefix.
+    assert policy.update(words(8)) == []
+    assert policy.update(words(8, 10)) == words(8)
+    assert policy.tentative == words(10)
+    assert policy.flush(words(10, 12)) == words(10, 12)
+    assert policy.tentative == []
+
+
+def test_a_changed_hypothesis_commits_nothing() -> None:
+    policy = LocalAgreement()
+    policy.update(words(2, 4))
+    assert policy.update(words(6, 4)) == []
+    assert policy.tentative == words(6, 4)
+
+
+def test_truncate_repetition_cuts_runaway_loops_only() -> None:
+    loop = words(2, 4, 6, 8, 6, 8, 6, 8, 6)
+    assert truncate_repetition(loop) == words(2, 4, 6, 8)
+    assert truncate_repetition(words(2, 2, 4)) == words(2, 2, 4)  # "very very good" stays
+    assert truncate_repetition(words(2, 2, 2, 2)) == words(2)
+    assert truncate_repetition([]) == []
