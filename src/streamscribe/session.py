@@ -134,7 +134,6 @@ class Session:
         self.utterance = 0
         self._text = ""
         self._tokens = 0
-        self._samples = 0
         self._next = _Next()
 
     @property
@@ -175,7 +174,6 @@ class Session:
         out: list[Output] = []
         if self.state is State.IDLE:
             out.append(self._open())
-        self._samples += len(samples)
         out.append(FeedAudio(self.utterance, samples))
         return out
 
@@ -200,7 +198,7 @@ class Session:
     def _open(self) -> OpenStream:
         self.utterance += 1
         self.state = State.STREAMING
-        self._text, self._tokens, self._samples = "", 0, 0
+        self._text, self._tokens = "", 0
         return OpenStream(self.utterance, self.model, self.language)
 
     # -- engine results --------------------------------------------------------------------------
@@ -216,12 +214,13 @@ class Session:
             out.append(TranscriptionDelta(delta=delta))
         self._tokens += hypothesis.tokens
         if hypothesis.final:
-            prompt = round(self._samples / SAMPLE_RATE * ENCODER_POSITIONS_PER_SECOND)
+            seconds = hypothesis.audio_seconds  # what the engine accepted, not what was offered
+            prompt = round(seconds * ENCODER_POSITIONS_PER_SECOND)
             usage = Usage(
                 prompt_tokens=prompt,
                 total_tokens=prompt + self._tokens,
                 completion_tokens=self._tokens,
-                audio_seconds=round(self._samples / SAMPLE_RATE, 3),
+                audio_seconds=round(seconds, 3),
             )
             out.append(TranscriptionDone(text=self._text, usage=usage))
             out.extend(self._end_utterance())
@@ -240,7 +239,6 @@ class Session:
             return []
         out: list[Output] = [self._open()]
         for chunk in following.audio:
-            self._samples += len(chunk)
             out.append(FeedAudio(self.utterance, chunk))
         if following.final:
             self.state = State.FINISHING

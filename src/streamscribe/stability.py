@@ -56,6 +56,19 @@ def truncate_repetition(words: Sequence[Word], min_repeats: int = 3, max_period:
     return list(words)
 
 
+def strip_repeated_prefix(history: Sequence[Word], words: Sequence[Word], min_words: int = 3) -> list[Word]:
+    """Drop a hypothesis' opening words when they repeat the end of what is already committed.
+
+    After the window is trimmed (or when the decoder loses its place), Whisper may read the
+    last committed phrase again. Only repeats of ``min_words`` or more are removed, so a short
+    natural repetition ("no, no") survives.
+    """
+    for n in range(min(len(history), len(words)), min_words - 1, -1):
+        if list(words[:n]) == list(history[-n:]):
+            return list(words[n:])
+    return list(words)
+
+
 class LocalAgreement:
     """Remembers the unstable tail of the last hypothesis and commits what the next one confirms."""
 

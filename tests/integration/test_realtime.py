@@ -142,7 +142,9 @@ async def test_text_arrives_while_the_speaker_is_still_talking(live_server: Live
         ('{"type": "session.update", "model": "no-such-model"}', "model_not_found"),
     ],
 )
-async def test_bad_input_gets_an_error_and_the_session_goes_on(live_server: LiveServer, message: str, code: str) -> None:
+async def test_bad_input_gets_an_error_and_the_session_goes_on(
+    live_server: LiveServer, message: str, code: str
+) -> None:
     async with websockets.connect(live_server.url) as ws:
         await ws.recv()
         await ws.send(message)

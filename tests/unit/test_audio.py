@@ -28,9 +28,9 @@ def test_little_endian_and_scale() -> None:
 
 
 def test_clipping_on_encode() -> None:
-    assert float32_to_pcm16(np.array([2.0, -2.0])) == (32767).to_bytes(2, "little", signed=True) + (
-        -32768
-    ).to_bytes(2, "little", signed=True)
+    assert float32_to_pcm16(np.array([2.0, -2.0])) == (32767).to_bytes(2, "little", signed=True) + (-32768).to_bytes(
+        2, "little", signed=True
+    )
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,9 @@ def test_non_object_is_invalid_event(text: str) -> None:
         parse_client_event(text)
 
 
-@pytest.mark.parametrize("text", ["{}", '{"type": 3}', '{"type":"input_audio_buffer.clear"}', '{"type":"response.create"}'])
+@pytest.mark.parametrize(
+    "text", ["{}", '{"type": 3}', '{"type":"input_audio_buffer.clear"}', '{"type":"response.create"}']
+)
 def test_missing_or_unknown_type(text: str) -> None:
     with pytest.raises(UnknownEventError) as info:
         parse_client_event(text)
@@ -78,7 +80,9 @@ def test_serialization_matches_vllm_shapes() -> None:
     created = json.loads(serialize(SessionCreated()))
     assert list(created) == ["type", "id", "created"]
     assert created["id"].startswith("sess-") and len(created["id"]) == 21
-    done = json.loads(serialize(TranscriptionDone(text="hi", usage=Usage(prompt_tokens=2, total_tokens=5, completion_tokens=3))))
+    done = json.loads(
+        serialize(TranscriptionDone(text="hi", usage=Usage(prompt_tokens=2, total_tokens=5, completion_tokens=3)))
+    )
     assert list(done["usage"])[:4] == ["prompt_tokens", "total_tokens", "completion_tokens", "prompt_tokens_details"]
     assert done["usage"]["prompt_tokens_details"] is None
     assert json.loads(serialize(ErrorEvent(error="bad", code="invalid_audio"))) == {

@@ -189,7 +189,7 @@ def test_deltas_concatenate_to_done_text() -> None:
     out += session.on_hypothesis(1, Hypothesis("", tentative=" wor"))
     out += session.on_hypothesis(1, Hypothesis(" world.", tokens=2))
     session.handle(FINAL)
-    out += session.on_hypothesis(1, Hypothesis(" Bye", final=True, tokens=1))
+    out += session.on_hypothesis(1, Hypothesis(" Bye", final=True, tokens=1, audio_seconds=0.1))
     deltas = [o.delta for o in out if isinstance(o, TranscriptionDelta)]
     assert deltas == ["Hello", " world.", " Bye"]  # leading space of the utterance dropped; no empty delta
     done = out[-1]
@@ -198,6 +198,7 @@ def test_deltas_concatenate_to_done_text() -> None:
     assert done.usage.completion_tokens == 4
     assert done.usage.total_tokens == done.usage.prompt_tokens + 4
     assert done.usage.audio_seconds == 0.1
+    assert done.usage.prompt_tokens == 5  # 50 encoder positions per second
     assert session.state is State.IDLE
 
 

@@ -46,3 +46,13 @@ def test_truncate_repetition_cuts_runaway_loops_only() -> None:
     assert truncate_repetition(words(2, 2, 4)) == words(2, 2, 4)  # "very very good" stays
     assert truncate_repetition(words(2, 2, 2, 2)) == words(2)
     assert truncate_repetition([]) == []
+
+
+def test_strip_repeated_prefix() -> None:
+    from streamscribe.stability import strip_repeated_prefix
+
+    history = words(2, 4, 6, 8, 10)
+    assert strip_repeated_prefix(history, words(6, 8, 10, 12)) == words(12)  # re-read phrase dropped
+    assert strip_repeated_prefix(history, words(8, 10, 12)) == words(8, 10, 12)  # two words: kept
+    assert strip_repeated_prefix(history, words(12, 14)) == words(12, 14)
+    assert strip_repeated_prefix([], words(2, 4, 6)) == words(2, 4, 6)

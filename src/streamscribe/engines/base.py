@@ -25,12 +25,14 @@ class Hypothesis:
         tentative: the current unstable tail, which later steps may still change.
         final: the stream has consumed all its audio and will produce nothing more.
         tokens: model tokens behind ``stable`` (for usage accounting).
+        audio_seconds: audio the stream accepted in all (set on the final hypothesis).
     """
 
     stable: str
     tentative: str = ""
     final: bool = False
     tokens: int = 0
+    audio_seconds: float = 0.0
 
 
 class Stream:

@@ -31,12 +31,13 @@ import numpy as np
 
 from streamscribe.audio import SAMPLE_RATE, Samples
 from streamscribe.engines.base import Hypothesis, Recognizer, Stream
-from streamscribe.stability import LocalAgreement, Word, group_words, truncate_repetition
+from streamscribe.stability import LocalAgreement, Word, group_words, strip_repeated_prefix, truncate_repetition
 
 FRAMES_PER_SECOND = 100  # mel frames
 ENCODER_POSITIONS_PER_SECOND = 50
 MAX_WINDOW_SECONDS = 30.0  # Whisper's encoder positional range
 SENTENCE_END = (".", "?", "!")
+HISTORY_WORDS = 32  # committed words remembered across trims, to catch re-read phrases
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class WhisperStream(Stream):
         self.language = language
         self.window: Samples = np.zeros(0, dtype=np.float32)
         self.committed: list[Word] = []  # committed words whose audio is still in the window
+        self.history: list[Word] = []  # the last committed words, trimmed or not
         self.agreement = LocalAgreement()
         self.lock = threading.Lock()  # a stream is stepped by one worker at a time
 
@@ -160,7 +162,9 @@ class WhisperRecognizer(Recognizer):
             generated = self._generate(encoded, active)
             for index, (w, (tokens, no_speech)) in enumerate(zip(active, generated, strict=True)):
                 results[id(w)] = self._commit(w, tokens, no_speech, encoded, index)
-        return [results.get(id(w)) or Hypothesis("", final=w.final) for w in work]
+        return [
+            results.get(id(w)) or Hypothesis("", final=w.final, audio_seconds=w.stream.audio_seconds) for w in work
+        ]
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -218,7 +222,7 @@ class WhisperRecognizer(Recognizer):
 
     def _commit(self, w: _Work, tokens: list[int], no_speech: float, encoded, index: int) -> Hypothesis:  # noqa: ANN001
         stream = w.stream
-        words = truncate_repetition(self._words(tokens))
+        words = strip_repeated_prefix(stream.history, truncate_repetition(self._words(tokens)))
         if not stream.committed and no_speech > self.options.no_speech_threshold:
             words = []
         window_full = len(stream.window) >= int(self.options.max_window_seconds * SAMPLE_RATE)
@@ -227,11 +231,13 @@ class WhisperRecognizer(Recognizer):
         else:
             stable = stream.agreement.update(words)
         stream.committed.extend(stable)
+        stream.history = (stream.history + stable)[-HISTORY_WORDS:]
         hypothesis = Hypothesis(
             stable=self._decode(stable),
             tentative=self._decode(stream.agreement.tentative),
             final=w.final,
             tokens=sum(len(word) for word in stable),
+            audio_seconds=stream.audio_seconds if w.final else 0.0,
         )
         if w.final:
             stream.window = np.zeros(0, dtype=np.float32)
@@ -255,6 +261,9 @@ class WhisperRecognizer(Recognizer):
         if times is None:
             return
         ends = [end for _, end in times]
+        window_seconds = len(stream.window) / SAMPLE_RATE
+        if ends[-1] <= 0 or ends[-1] > window_seconds or any(b < a for a, b in zip(ends, ends[1:], strict=False)):
+            return  # an implausible alignment: keep the window rather than cut in the wrong place
         # Keep at least the last two committed words in the window: their alignment is the least
         # certain and they give the next decode its context.
         candidates = range(len(stream.committed) - 2)

@@ -1,0 +1,89 @@
+"""Every configured limit, each on its own server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+import websockets
+from conftest import LiveServer
+from speech import PARAGRAPHS, synthesize
+
+from streamscribe.audio import SAMPLE_RATE, encode_pcm16_base64
+from streamscribe.client import RealtimeClient
+
+
+def append_event(seconds: float) -> str:
+    audio = encode_pcm16_base64(np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32))
+    return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+
+
+async def test_max_sessions_refuses_with_a_clear_close_reason(server_factory) -> None:  # noqa: ANN001
+    server: LiveServer = server_factory(max_sessions=2)
+    async with RealtimeClient(server.url), RealtimeClient(server.url):
+        async with websockets.connect(server.url) as ws:
+            error = json.loads(await ws.recv())
+            assert error["type"] == "error" and error["code"] == "too_many_sessions"
+            with pytest.raises(websockets.ConnectionClosed) as info:
+                await ws.recv()
+            assert info.value.rcvd is not None
+            assert info.value.rcvd.code == 1013 and "capacity" in info.value.rcvd.reason
+    # Capacity comes back when sessions end.
+    await asyncio.sleep(0.2)
+    async with RealtimeClient(server.url) as client:
+        assert client.session["type"] == "session.created"
+
+
+async def test_message_size_limit(server_factory) -> None:  # noqa: ANN001
+    server: LiveServer = server_factory(max_message_bytes=20_000)
+    async with websockets.connect(server.url) as ws:
+        await ws.recv()
+        await ws.send(append_event(1.0))  # ~43 kB of base64
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert error["code"] == "message_too_large"
+        await ws.send(append_event(0.2))  # fits: the session is still usable
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit", "final": True}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "transcription.done"
+
+
+async def test_append_size_limit(server_factory) -> None:  # noqa: ANN001
+    server: LiveServer = server_factory(max_append_seconds=0.5)
+    async with websockets.connect(server.url) as ws:
+        await ws.recv()
+        await ws.send(append_event(0.6))
+        error = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert error["code"] == "append_too_large" and "0.5" in error["error"]
+
+
+async def test_buffered_audio_limit(server_factory) -> None:  # noqa: ANN001
+    server: LiveServer = server_factory(max_buffered_seconds=1.5)
+    async with websockets.connect(server.url) as ws:
+        await ws.recv()
+        await ws.send(append_event(1.0))  # accepted
+        await ws.send(append_event(2.0))  # more than the engine may hold unconsumed: refused
+        events = [json.loads(await asyncio.wait_for(ws.recv(), 5))]
+        assert events[0]["code"] == "buffer_full" and "1.5" in events[0]["error"]
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit", "final": True}))
+        while events[-1]["type"] != "transcription.done":
+            events.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
+        assert events[-1]["usage"]["audio_seconds"] == 1.0  # the refused append is not counted
+
+
+async def test_idle_timeout_flushes_then_closes(server_factory) -> None:  # noqa: ANN001
+    server: LiveServer = server_factory(idle_timeout_seconds=1.5)
+    audio = synthesize(PARAGRAPHS[0])
+    async with websockets.connect(server.url) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": encode_pcm16_base64(audio)}))
+        events = []
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            while True:
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        assert info.value.rcvd is not None and info.value.rcvd.reason == "idle timeout"
+    types = [e["type"] for e in events]
+    assert "transcription.done" in types, "the open utterance is flushed, not lost"
+    assert events[-1]["code"] == "idle_timeout"
+    done = next(e for e in events if e["type"] == "transcription.done")
+    assert "smooth planks" in done["text"].lower()
