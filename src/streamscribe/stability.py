@@ -69,6 +69,24 @@ def strip_repeated_prefix(history: Sequence[Word], words: Sequence[Word], min_wo
     return list(words)
 
 
+def cut_at_repeat(history: Sequence[Word], words: Sequence[Word], ngram: int = 4) -> list[Word]:
+    """Cut a hypothesis where it starts repeating a phrase of ``ngram`` words said just before.
+
+    The other loop Whisper falls into on a window that ends mid-speech: it finishes the phrase,
+    then reads an earlier phrase of the window again ("... dark blue background. Glue the sheet
+    to the dark blue background."). Agreement alone would commit that when two steps loop
+    alike. The search covers the recent history and the hypothesis itself.
+    """
+    sequence = list(history) + list(words)
+    seen: set[tuple[Word, ...]] = set()
+    for start in range(len(sequence) - ngram + 1):
+        gram = tuple(sequence[start : start + ngram])
+        if gram in seen and start >= len(history):
+            return list(words[: start - len(history)])
+        seen.add(gram)
+    return list(words)
+
+
 class LocalAgreement:
     """Remembers the unstable tail of the last hypothesis and commits what the next one confirms."""
 

@@ -56,3 +56,16 @@ def test_strip_repeated_prefix() -> None:
     assert strip_repeated_prefix(history, words(8, 10, 12)) == words(8, 10, 12)  # two words: kept
     assert strip_repeated_prefix(history, words(12, 14)) == words(12, 14)
     assert strip_repeated_prefix([], words(2, 4, 6)) == words(2, 4, 6)
+
+
+def test_cut_at_repeat() -> None:
+    from streamscribe.stability import cut_at_repeat
+
+    history = words(2, 4, 6, 8, 10)  # e.g. "glue the sheet to the"
+    # The hypothesis finishes the phrase, then reads it again from its start.
+    assert cut_at_repeat(history, words(12, 14, 4, 6, 8, 10, 12)) == words(12, 14)
+    # A loop inside the hypothesis alone is cut too.
+    assert cut_at_repeat([], words(20, 22, 24, 26, 28, 20, 22, 24, 26)) == words(20, 22, 24, 26, 28)
+    # Repeats shorter than the n-gram are ordinary speech.
+    assert cut_at_repeat(history, words(2, 4, 6, 30)) == words(2, 4, 6, 30)
+    assert cut_at_repeat(history, []) == []

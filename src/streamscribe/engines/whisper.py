@@ -31,7 +31,14 @@ import numpy as np
 
 from streamscribe.audio import SAMPLE_RATE, Samples
 from streamscribe.engines.base import Hypothesis, Recognizer, Stream
-from streamscribe.stability import LocalAgreement, Word, group_words, strip_repeated_prefix, truncate_repetition
+from streamscribe.stability import (
+    LocalAgreement,
+    Word,
+    cut_at_repeat,
+    group_words,
+    strip_repeated_prefix,
+    truncate_repetition,
+)
 
 FRAMES_PER_SECOND = 100  # mel frames
 ENCODER_POSITIONS_PER_SECOND = 50
@@ -162,9 +169,7 @@ class WhisperRecognizer(Recognizer):
             generated = self._generate(encoded, active)
             for index, (w, (tokens, no_speech)) in enumerate(zip(active, generated, strict=True)):
                 results[id(w)] = self._commit(w, tokens, no_speech, encoded, index)
-        return [
-            results.get(id(w)) or Hypothesis("", final=w.final, audio_seconds=w.stream.audio_seconds) for w in work
-        ]
+        return [results.get(id(w)) or Hypothesis("", final=w.final, audio_seconds=w.stream.audio_seconds) for w in work]
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -223,6 +228,7 @@ class WhisperRecognizer(Recognizer):
     def _commit(self, w: _Work, tokens: list[int], no_speech: float, encoded, index: int) -> Hypothesis:  # noqa: ANN001
         stream = w.stream
         words = strip_repeated_prefix(stream.history, truncate_repetition(self._words(tokens)))
+        words = cut_at_repeat(stream.history, words)
         if not stream.committed and no_speech > self.options.no_speech_threshold:
             words = []
         window_full = len(stream.window) >= int(self.options.max_window_seconds * SAMPLE_RATE)
