@@ -11,7 +11,7 @@ Each step, for every stream in the batch:
 3. decode with the committed words forced as the decoder prefix, so only the unstable tail is
    generated (decoding, not encoding, dominates once windows are short);
 4. commit the words two consecutive hypotheses agree on (``stability.LocalAgreement``);
-5. when the window grows past ``trim_seconds``, align the committed words to the audio (reusing
+5. when the window grows past ``trim_seconds`` (6 s), align the committed words to the audio (reusing
    this step's encoder output) and cut the window after a committed sentence or word, so
    windows, prefixes and cost stay bounded however long the utterance.
 
@@ -71,7 +71,7 @@ class WhisperOptions:
     catch_up_seconds: float = 2.0
     min_window_seconds: float = 8.0
     pad_ratio: float = 1.6
-    trim_seconds: float = 10.0
+    trim_seconds: float = 6.0
     max_window_seconds: float = 18.0
     tokens_per_second: float = 8.0
     no_speech_threshold: float = 0.6
