@@ -83,7 +83,8 @@ class Connection:
             pass
         finally:
             self._apply(self.session.close())
-            self.outbox.put_nowait(None) if not self.outbox.full() else None
+            if not self.outbox.full():  # a full outbox: the writer is stuck, the timeout below ends it
+                self.outbox.put_nowait(None)
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer, CLOSE_GRACE_SECONDS)
             writer.cancel()
