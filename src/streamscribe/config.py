@@ -32,7 +32,13 @@ class Settings(BaseSettings):
     idle_timeout_seconds: float = Field(default=60.0, gt=0, description="close a session silent this long")
 
     # Streaming engine and scheduler.
-    step_seconds: float = Field(default=0.5, gt=0, description="new audio needed before a stream is re-decoded")
+    step_seconds: float = Field(
+        default=0.5, gt=0, description="new audio needed before a stream is re-decoded, when the server is idle"
+    )
+    max_step_seconds: float = Field(default=1.5, gt=0, description="the step interval under full load")
+    max_step_delay_seconds: float = Field(
+        default=1.0, gt=0, description="steps later than this mean overload: new sessions are refused"
+    )
     compute_type: str = "int8"
     cpu_threads: int = Field(default=2, gt=0, description="CTranslate2 intra-op threads per worker")
     workers: int = Field(default=1, gt=0, description="inference worker threads per loaded model")

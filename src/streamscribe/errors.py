@@ -17,7 +17,8 @@
     │       └── BufferFullError      code buffer_full
     └── ServerError            ours; answered with ``processing_error`` (vLLM), never a crash
         ├── EngineError              the recognizer failed on this stream
-        └── CapacityError            code too_many_sessions (ours: refused at max sessions)
+        ├── CapacityError            code too_many_sessions (ours: refused at max sessions)
+        └── OverloadedError          code server_overloaded (ours: refused, workers behind real time)
 
 Every leaf carries a class-level ``code``; messages are written here, never ``str()`` of a
 foreign exception, so nothing internal (paths, addresses) leaks to clients.
@@ -122,6 +123,12 @@ class CapacityError(ServerError):
     code = "too_many_sessions"
 
 
+class OverloadedError(ServerError):
+    """The workers run behind real time; a new session would degrade everyone's latency."""
+
+    code = "server_overloaded"
+
+
 #: Every code this server can send, for the README and for tests that check the list.
 ERROR_CODES: tuple[str, ...] = (
     "invalid_json",
@@ -135,6 +142,7 @@ ERROR_CODES: tuple[str, ...] = (
     "idle_timeout",
     "slow_client",
     "too_many_sessions",
+    "server_overloaded",
     "message_too_large",
     "append_too_large",
     "buffer_full",

@@ -17,7 +17,10 @@ class Metrics:
             "streamscribe_sessions_total", "Realtime sessions accepted", registry=self.registry
         )
         self.sessions_rejected = Counter(
-            "streamscribe_sessions_rejected_total", "Realtime sessions refused at capacity", registry=self.registry
+            "streamscribe_sessions_rejected_total",
+            "Realtime sessions refused, by reason (too_many_sessions, server_overloaded)",
+            ["reason"],
+            registry=self.registry,
         )
         self.errors = Counter(
             "streamscribe_errors_total", "Error events sent, by code", ["code"], registry=self.registry
@@ -42,6 +45,25 @@ class Metrics:
         )
         self.streams_active = Gauge(
             "streamscribe_streams_active", "Streams registered with the scheduler", registry=self.registry
+        )
+        self.ready_streams = Gauge(
+            "streamscribe_ready_streams",
+            "Streams with a step's worth of audio waiting (queue depth)",
+            registry=self.registry,
+        )
+        self.step_delay = Histogram(
+            "streamscribe_step_delay_seconds",
+            "How much later than due a batch started (its most overdue stream)",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+            registry=self.registry,
+        )
+        self.utilization = Gauge(
+            "streamscribe_worker_utilization",
+            "Share of the last seconds the workers spent in model steps",
+            registry=self.registry,
+        )
+        self.step_interval = Gauge(
+            "streamscribe_step_interval_seconds", "Current adaptive step interval", registry=self.registry
         )
         self.backlog_seconds = Gauge(
             "streamscribe_backlog_seconds_max",

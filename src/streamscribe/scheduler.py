@@ -3,8 +3,11 @@
 The event loop only pushes audio (``StreamHandle.accept``) and flags (``finish``, ``close``);
 workers pick the streams that are ready, longest-waiting first, up to ``max_batch`` at a
 time, and run them through one ``Recognizer.step`` call. While a batch runs, other streams
-gather audio, so the busier the server, the larger (and cheaper per stream) the next batch:
-the step interval stretches under load by itself instead of the server falling behind.
+gather audio, so the busier the server, the larger (and cheaper per stream) the next batch.
+On top of that the step interval itself follows the workers' utilization (``load.py``): short
+when idle, longer when busy, so one encoder pass covers more audio before anyone falls behind;
+a stream that is behind takes more of its backlog per step. When steps start later than due by
+more than the policy allows, ``overloaded`` tells the server to refuse new sessions.
 Results go back through each handle's ``deliver`` callback, which the caller makes
 thread-safe (``loop.call_soon_threadsafe``).
 """
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from streamscribe.audio import SAMPLE_RATE, Samples
 from streamscribe.engines.base import Hypothesis, Recognizer, Stream
 from streamscribe.errors import EngineError
+from streamscribe.load import LoadMonitor, LoadPolicy
 from streamscribe.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -36,15 +40,20 @@ class StreamHandle:
         self.busy = False
         self.closed = False
         self.waiting_since = time.monotonic()
+        self.ready_at: float | None = None  # when it first had a (shortest) step's worth of audio
 
     def accept(self, samples: Samples) -> None:
         """Queue audio (raises ``BufferFullError`` past the backlog limit) and wake a worker."""
         self.stream.accept(samples)
+        if self.ready_at is None and self.stream.ready(self._scheduler.min_step_samples):
+            self.ready_at = time.monotonic()
         self._scheduler.wake()
 
     def finish(self) -> None:
         """End of audio: the stream is flushed and delivers a final hypothesis."""
         self.stream.finishing = True
+        if self.ready_at is None:
+            self.ready_at = time.monotonic()
         self._scheduler.wake()
 
     def close(self) -> None:
@@ -59,14 +68,15 @@ class Scheduler:
         self,
         recognizer: Recognizer,
         *,
-        step_seconds: float,
+        policy: LoadPolicy,
         max_batch: int,
         workers: int = 1,
         max_buffered_seconds: float = 300.0,
         metrics: Metrics | None = None,
     ) -> None:
         self.recognizer = recognizer
-        self.step_samples = int(step_seconds * SAMPLE_RATE)
+        self.load = LoadMonitor(policy, workers)
+        self.min_step_samples = int(policy.min_step * SAMPLE_RATE)
         self.max_batch = max_batch
         self.max_buffered_seconds = max_buffered_seconds
         self.metrics = metrics or Metrics()
@@ -110,23 +120,38 @@ class Scheduler:
     def active_streams(self) -> int:
         return len(self._handles)
 
-    def _ready(self) -> list[StreamHandle]:
-        ready = [h for h in self._handles if not h.busy and h.stream.ready(self.step_samples)]
+    def overloaded(self) -> bool:
+        """True while recent steps ran later than the policy allows: admit no new session."""
+        with self._cond:
+            return self.load.overloaded(time.monotonic())
+
+    def _ready(self, step_seconds: float) -> list[StreamHandle]:
+        step_samples = int(step_seconds * SAMPLE_RATE)
+        ready = [h for h in self._handles if not h.busy and h.stream.ready(step_samples)]
         ready.sort(key=lambda h: h.waiting_since)
+        self.metrics.ready_streams.set(len(ready))
         return ready[: self.max_batch]
 
     def _work(self) -> None:
         while True:
             with self._cond:
-                batch = self._ready()
+                step_seconds = self.load.step_seconds(time.monotonic())
+                batch = self._ready(step_seconds)
                 while not batch and not self._stopping:
-                    self._cond.wait()
-                    batch = self._ready()
+                    # Wake on new audio, and at least every tenth of a second: the step interval
+                    # shrinks as utilization decays, which no notify announces.
+                    self._cond.wait(0.1)
+                    step_seconds = self.load.step_seconds(time.monotonic())
+                    batch = self._ready(step_seconds)
                 if self._stopping:
                     return
                 for handle in batch:
                     handle.busy = True
             started = time.monotonic()
+            # How much later than due each step starts: waiting for a worker, beyond the
+            # deliberate wait of a longer step interval.
+            stretch = step_seconds - self.load.policy.min_step
+            delay = max((started - (h.ready_at or started) - stretch for h in batch), default=0.0)
             results: list[Hypothesis | EngineError]
             try:
                 results = list(self.recognizer.step([h.stream for h in batch]))
@@ -136,10 +161,15 @@ class Scheduler:
             finished = time.monotonic()
             self.metrics.step_seconds.observe(finished - started)
             self.metrics.batch_size.observe(len(batch))
+            self.metrics.step_delay.observe(max(delay, 0.0))
             with self._cond:
+                self.load.record(started, finished, delay)
+                self.metrics.utilization.set(self.load.utilization(finished))
+                self.metrics.step_interval.set(self.load.step_seconds(finished))
                 for handle, result in zip(batch, results, strict=True):
                     handle.busy = False
                     handle.waiting_since = finished
+                    handle.ready_at = finished if handle.stream.ready(self.min_step_samples) else None
                     if (isinstance(result, EngineError) or result.final) and handle in self._handles:
                         self._handles.remove(handle)
                 self.metrics.streams_active.set(len(self._handles))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import numpy as np
 import pytest
 import websockets
@@ -87,3 +88,24 @@ async def test_idle_timeout_flushes_then_closes(server_factory) -> None:  # noqa
     assert events[-1]["code"] == "idle_timeout"
     done = next(e for e in events if e["type"] == "transcription.done")
     assert "smooth planks" in done["text"].lower()
+
+
+async def test_overloaded_workers_refuse_new_sessions(server_factory) -> None:  # noqa: ANN001
+    # Any step that starts later than due counts as overload with this bound, so a server that
+    # has just run one utterance refuses the next session, and admits again once it is forgotten.
+    server: LiveServer = server_factory(max_step_delay_seconds=1e-9)
+    scheduler = server.state.schedulers["whisper-tiny.en"]
+    async with RealtimeClient(server.url) as client:
+        await client.append(synthesize(PARAGRAPHS[0])[: 2 * SAMPLE_RATE])
+        await client.commit(final=True)
+        await client.receive_until("transcription.done", timeout=30)
+    assert scheduler.overloaded()
+    async with websockets.connect(server.url) as ws:
+        error = json.loads(await ws.recv())
+        assert error["code"] == "server_overloaded"
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1013
+        assert info.value.rcvd.reason == "server overloaded"
+    metrics = (await asyncio.to_thread(httpx.get, f"{server.http}/metrics")).text
+    assert 'streamscribe_sessions_rejected_total{reason="server_overloaded"} 1.0' in metrics

@@ -54,7 +54,6 @@ class WhisperOptions:
     Attributes:
         compute_type: CTranslate2 quantisation (``int8`` is fastest on CPU with no WER cost seen).
         cpu_threads: CTranslate2 intra-op threads.
-        step_seconds: new audio needed before a stream is decoded again.
         catch_up_seconds: most new audio moved into the window in one step when behind.
         min_window_seconds: shortest encoder window (padding with silence).
         pad_ratio: encoder window length as a multiple of the audio held.
@@ -67,7 +66,6 @@ class WhisperOptions:
 
     compute_type: str = "int8"
     cpu_threads: int = 2
-    step_seconds: float = 0.5
     catch_up_seconds: float = 2.0
     min_window_seconds: float = 8.0
     pad_ratio: float = 1.6
@@ -183,8 +181,14 @@ class WhisperRecognizer(Recognizer):
         final = stream.finishing and len(stream.backlog) == 0
         tokenizer = self._tokenizer(stream.language)
         prefix = [t for word in stream.committed for t in word]
-        uncommitted_seconds = len(stream.window) / SAMPLE_RATE  # upper bound; the window holds committed audio too
-        max_new = int(uncommitted_seconds * options.tokens_per_second) + 8
+        # Bound the tokens to generate (the batch decodes until its longest item stops): the
+        # unstable tail of the last step plus what the new audio can hold, or the whole window
+        # for the final flush. A hypothesis cut short here just commits later.
+        if final:
+            max_new = int(len(stream.window) / SAMPLE_RATE * options.tokens_per_second) + 8
+        else:
+            tentative = sum(len(word) for word in stream.agreement.tentative)
+            max_new = tentative + int(len(new) / SAMPLE_RATE * options.tokens_per_second) + 4
         prompt = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps] + prefix
         return _Work(stream, final, prompt, max_new)
 

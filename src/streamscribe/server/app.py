@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from streamscribe import __version__
 from streamscribe.config import Settings
 from streamscribe.engines import Recognizer, WhisperOptions, load_recognizer
+from streamscribe.load import LoadPolicy
 from streamscribe.metrics import Metrics
 from streamscribe.scheduler import Scheduler
 from streamscribe.server.realtime import realtime_endpoint
@@ -22,9 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def engine_options(settings: Settings) -> WhisperOptions:
-    return WhisperOptions(
-        compute_type=settings.compute_type, cpu_threads=settings.cpu_threads, step_seconds=settings.step_seconds
-    )
+    return WhisperOptions(compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
 
 
 def create_app(settings: Settings | None = None, recognizer: Recognizer | None = None) -> FastAPI:
@@ -41,7 +40,11 @@ def create_app(settings: Settings | None = None, recognizer: Recognizer | None =
             await asyncio.to_thread(model.warm_up)
         scheduler = Scheduler(
             model,
-            step_seconds=settings.step_seconds,
+            policy=LoadPolicy(
+                min_step=settings.step_seconds,
+                max_step=max(settings.max_step_seconds, settings.step_seconds),
+                max_delay=settings.max_step_delay_seconds,
+            ),
             max_batch=settings.max_batch,
             workers=settings.workers,
             max_buffered_seconds=settings.max_buffered_seconds,

@@ -20,6 +20,7 @@ from streamscribe.errors import (
     EngineError,
     IdleTimeoutError,
     InvalidFrameError,
+    OverloadedError,
     SlowClientError,
     StreamscribeError,
 )
@@ -39,11 +40,16 @@ POLICY_VIOLATION = 1008
 async def realtime_endpoint(websocket: WebSocket) -> None:
     state: ServerState = websocket.app.state.streamscribe
     await websocket.accept()
+    refusal: StreamscribeError | None = None
     if state.sessions >= state.settings.max_sessions:
-        state.metrics.sessions_rejected.inc()
-        error = CapacityError(f"Server at capacity ({state.settings.max_sessions} sessions); try again later")
-        await websocket.send_text(serialize(ErrorEvent(error=error.message, code=error.code)))
-        await websocket.close(TRY_AGAIN_LATER, reason="server at capacity")
+        refusal = CapacityError(f"Server at capacity ({state.settings.max_sessions} sessions); try again later")
+    elif any(scheduler.overloaded() for scheduler in state.schedulers.values()):
+        refusal = OverloadedError("Server overloaded: transcription is behind real time; try again later")
+    if refusal is not None:
+        state.metrics.sessions_rejected.labels(refusal.code).inc()
+        await websocket.send_text(serialize(ErrorEvent(error=refusal.message, code=refusal.code)))
+        reason = "server at capacity" if isinstance(refusal, CapacityError) else "server overloaded"
+        await websocket.close(TRY_AGAIN_LATER, reason=reason)
         return
     state.sessions += 1
     state.metrics.sessions_total.inc()
