@@ -43,6 +43,7 @@ from streamscribe.stability import (
 FRAMES_PER_SECOND = 100  # mel frames
 ENCODER_POSITIONS_PER_SECOND = 50
 MAX_WINDOW_SECONDS = 30.0  # Whisper's encoder positional range
+MAX_DECODER_LENGTH = 448  # Whisper's decoder positional range
 SENTENCE_END = (".", "?", "!")
 HISTORY_WORDS = 32  # committed words remembered across trims, to catch re-read phrases
 
@@ -210,7 +211,10 @@ class WhisperRecognizer(Recognizer):
         return self._ct2.encode(ctranslate2.StorageView.from_array(batch), to_cpu=True)
 
     def _generate(self, encoded, work: Sequence[_Work]) -> list[tuple[list[int], float]]:  # noqa: ANN001
-        max_length = min(448, max(len(w.prompt) + w.max_new for w in work))
+        # Measured with CTranslate2 4.x: Whisper's generate stops once the returned sequence (the
+        # forced prefix included, the start tokens not) reaches max_length // 2, so a budget of
+        # ``max_new`` new tokens after a prefix of P tokens needs max_length = 2 * (P + max_new).
+        max_length = min(MAX_DECODER_LENGTH, max(2 * (len(w.prompt) + w.max_new) for w in work))
         results = self._ct2.generate(
             encoded,
             [w.prompt for w in work],
