@@ -23,7 +23,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class LoadPolicy:
     min_step: float = 0.5
-    max_step: float = 1.5
+    max_step: float = 1.0
     max_delay: float = 1.0
     window: float = 5.0
 

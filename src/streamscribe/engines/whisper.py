@@ -55,6 +55,7 @@ class WhisperOptions:
     Attributes:
         compute_type: CTranslate2 quantisation (``int8`` is fastest on CPU with no WER cost seen).
         cpu_threads: CTranslate2 intra-op threads.
+        ct2_replicas: CTranslate2 model replicas (inter-op threads): steps that run in parallel.
         catch_up_seconds: most new audio moved into the window in one step when behind.
         min_window_seconds: shortest encoder window (padding with silence).
         pad_ratio: encoder window length as a multiple of the audio held.
@@ -66,7 +67,8 @@ class WhisperOptions:
     """
 
     compute_type: str = "int8"
-    cpu_threads: int = 2
+    cpu_threads: int = 1
+    ct2_replicas: int = 1
     catch_up_seconds: float = 2.0
     min_window_seconds: float = 8.0
     pad_ratio: float = 1.6
@@ -113,7 +115,11 @@ class WhisperRecognizer(Recognizer):
         self.name = name
         self.options = options or WhisperOptions()
         self._model = WhisperModel(
-            str(model_path), device="cpu", compute_type=self.options.compute_type, cpu_threads=self.options.cpu_threads
+            str(model_path),
+            device="cpu",
+            compute_type=self.options.compute_type,
+            cpu_threads=self.options.cpu_threads,
+            num_workers=self.options.ct2_replicas,
         )
         self._ct2 = self._model.model
         self._features = self._model.feature_extractor

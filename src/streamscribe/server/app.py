@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def engine_options(settings: Settings) -> WhisperOptions:
-    return WhisperOptions(compute_type=settings.compute_type, cpu_threads=settings.cpu_threads)
+    return WhisperOptions(
+        compute_type=settings.compute_type, cpu_threads=settings.cpu_threads, ct2_replicas=settings.workers
+    )
 
 
 def create_app(settings: Settings | None = None, recognizer: Recognizer | None = None) -> FastAPI:
