@@ -244,8 +244,9 @@ def summarize(runs: Sequence[tuple[Clip, Trace]], speed: float, cpu: float, wall
     for clip, trace in runs:
         arrivals = word_arrivals(trace, clip)
         lags += [at - end / speed for at, end in arrivals]
-        if trace.snapshots and clip.words:
-            firsts.append(trace.snapshots[0][0] - clip.words[0][1] / speed)
+        shown = [at for at, text in trace.snapshots if normalize(text)]
+        if shown and clip.words:
+            firsts.append(shown[0] - clip.words[0][1] / speed)
         if trace.final_at:
             finals.append(trace.final_latency)
     ok = [(clip, trace) for clip, trace in runs if trace.error is None and trace.final_at]
