@@ -43,9 +43,9 @@ from streamscribe.bench import (
     RunningServer,
     System,
     Trace,
-    _http_ok,
     format_row,
     header,
+    http_ok,
     load_clips,
     streamscribe_system,
     sweep,
@@ -188,7 +188,7 @@ def whisperlivekit_system(model_path: str) -> System:
         start=lambda port: subprocess.Popen([str(server), "--host", "127.0.0.1", "--port", str(port), *flags]),
         url=lambda port: f"ws://127.0.0.1:{port}/asr",
         stream=stream,
-        health=lambda port: _http_ok(f"http://127.0.0.1:{port}/"),
+        health=lambda port: http_ok(f"http://127.0.0.1:{port}/"),
     )
 
 

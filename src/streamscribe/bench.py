@@ -160,7 +160,7 @@ class System:
     health: Callable[[int], bool]
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     import httpx
 
     try:
@@ -179,7 +179,7 @@ def streamscribe_system(model: str, extra: Sequence[str] = ()) -> System:
         start=start,
         url=lambda port: f"ws://127.0.0.1:{port}/v1/realtime",
         stream=stream_streamscribe,
-        health=lambda port: _http_ok(f"http://127.0.0.1:{port}/health"),
+        health=lambda port: http_ok(f"http://127.0.0.1:{port}/health"),
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from typing import Any
 
 from streamscribe import __version__
+from streamscribe.audio import load_audio_file
 from streamscribe.config import Settings
 from streamscribe.engines import PACKAGED_MODELS
 
@@ -31,13 +33,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-    from streamscribe.audio import load_audio_file
-    from streamscribe.client import Event, RealtimeClient, stream_audio
+    from streamscribe.client import Event, RealtimeClient, microphone_chunks, paced_chunks, stream_chunks
 
-    if args.mic:
-        print("microphone capture is not available in this build; stream a file instead", file=sys.stderr)
-        return 2
-    samples = load_audio_file(args.file)
+    samples = None if args.mic else load_audio_file(args.file)
 
     def show(event: Event) -> None:
         if args.json:
@@ -53,7 +51,14 @@ def _transcribe(args: argparse.Namespace) -> int:
                 print(json.dumps(client.session), flush=True)
             if args.model:
                 await client.update_session(model=args.model)
-            result = await stream_audio(client, samples, speed=args.speed, on_event=show)
+            if samples is None:
+                stop = asyncio.Event()
+                asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+                print("listening; Ctrl+C ends the utterance", file=sys.stderr, flush=True)
+                chunks = microphone_chunks(stop=stop)
+            else:
+                chunks = paced_chunks(samples, speed=args.speed)
+            result = await stream_chunks(client, chunks, on_event=show)
         if not args.json:
             print()
             print(result.text)
@@ -86,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     transcribe = commands.add_parser("transcribe", help="stream an audio file to a server, print text live")
     transcribe.add_argument("file", nargs="?", help="any common audio format, any sample rate")
-    transcribe.add_argument("--mic", action="store_true", help="stream the microphone")
+    transcribe.add_argument(
+        "--mic",
+        action="store_true",
+        help="stream the default microphone until Ctrl+C (pip install 'streamscribe[mic]')",
+    )
     transcribe.add_argument("--url", default="ws://127.0.0.1:8000/v1/realtime")
     transcribe.add_argument("--model", help="model to ask for with session.update")
     transcribe.add_argument("--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible")

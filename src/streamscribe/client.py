@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ import websockets
 from streamscribe.audio import SAMPLE_RATE, Samples, encode_pcm16_base64
 
 Event = dict[str, Any]
+POLL_SECONDS = 0.5  # how often a waiting client checks its sender and deadline
 
 
 class RealtimeClient:
@@ -100,6 +101,22 @@ class StreamResult:
         return self.done_at - self.final_commit_at
 
 
+async def paced_chunks(samples: Samples, speed: float = 1.0, chunk_seconds: float = 0.1) -> AsyncIterator[Samples]:
+    """A buffer cut into chunks, each released when its audio would have been spoken (``speed`` x).
+
+    ``speed`` 0 releases them all at once. After the last chunk it waits for that chunk's own
+    duration, so the end of audio is not announced before the audio "happened".
+    """
+    chunk = max(int(chunk_seconds * SAMPLE_RATE), 1)
+    start = time.monotonic()
+    for index, offset in enumerate(range(0, len(samples), chunk)):
+        if speed > 0:
+            await asyncio.sleep(max(start + index * chunk_seconds / speed - time.monotonic(), 0))
+        yield np.asarray(samples[offset : offset + chunk])
+    if speed > 0:
+        await asyncio.sleep(max(start + len(samples) / SAMPLE_RATE / speed - time.monotonic(), 0))
+
+
 async def stream_audio(
     client: RealtimeClient,
     samples: Samples,
@@ -108,44 +125,92 @@ async def stream_audio(
     on_event: Callable[[Event], None] | None = None,
     timeout: float = 120.0,
 ) -> StreamResult:
-    """Send ``samples`` as one utterance (commit, appends at ``speed`` x real time, final commit).
+    """Send ``samples`` as one utterance at ``speed`` x real time (0: as fast as possible)."""
+    return await stream_chunks(client, paced_chunks(samples, speed, chunk_seconds), on_event, timeout)
 
-    ``speed`` 0 sends as fast as possible. Returns when ``transcription.done`` (or an error
-    that ends the utterance) arrives.
+
+async def stream_chunks(
+    client: RealtimeClient,
+    chunks: AsyncIterator[Samples],
+    on_event: Callable[[Event], None] | None = None,
+    timeout: float | None = 120.0,
+) -> StreamResult:
+    """Send one utterance: commit, an append per chunk as the source yields it, final commit.
+
+    The source may be a file (``paced_chunks``) or a live microphone (``microphone_chunks``):
+    it ends the utterance by ending. Returns when ``transcription.done`` (or an error that ends
+    the utterance) arrives; ``timeout`` counts from the end of the audio.
     """
-    result = StreamResult(audio_seconds=len(samples) / SAMPLE_RATE)
-    chunk = max(int(chunk_seconds * SAMPLE_RATE), 1)
+    result = StreamResult()
     start = time.monotonic()
+    sent_at: float | None = None
 
     async def send() -> None:
+        nonlocal sent_at
         await client.commit()
-        for index, offset in enumerate(range(0, len(samples), chunk)):
-            if speed > 0:
-                due = start + index * chunk_seconds / speed
-                await asyncio.sleep(max(due - time.monotonic(), 0))
-            await client.append(np.asarray(samples[offset : offset + chunk]))
-        if speed > 0:  # the last chunk's audio has not "happened" until its duration passed
-            await asyncio.sleep(max(start + len(samples) / SAMPLE_RATE / speed - time.monotonic(), 0))
+        async for chunk in chunks:
+            await client.append(chunk)
+            result.audio_seconds += len(chunk) / SAMPLE_RATE
         result.final_commit_at = time.monotonic() - start
         await client.commit(final=True)
+        sent_at = time.monotonic()
 
-    async def receive() -> None:
+    sender = asyncio.create_task(send())
+    try:
         while True:
-            event = await client.receive()
+            if sender.done() and sender.exception():
+                raise sender.exception()  # type: ignore[misc]
+            if sent_at is not None and timeout is not None and time.monotonic() > sent_at + timeout:
+                raise TimeoutError(f"no transcription.done {timeout:g} s after the end of audio")
+            try:
+                event = await client.receive(timeout=POLL_SECONDS)
+            except TimeoutError:
+                continue
             result.events.append(TimedEvent(time.monotonic() - start, event))
             if on_event:
                 on_event(event)
             if event.get("type") == "transcription.done":
-                result.done_at = time.monotonic() - start
                 result.text = event.get("text", "")
-                return
+                break
             if event.get("type") == "error" and event.get("code") == "processing_error":
-                result.done_at = time.monotonic() - start
-                return
-
-    sender = asyncio.create_task(send())
-    try:
-        await asyncio.wait_for(receive(), timeout)
+                break
+        result.done_at = time.monotonic() - start
     finally:
         sender.cancel()
     return result
+
+
+async def microphone_chunks(chunk_seconds: float = 0.1, stop: asyncio.Event | None = None) -> AsyncIterator[Samples]:
+    """Live 16 kHz mono chunks from the default input device, until ``stop`` is set.
+
+    Needs the optional ``sounddevice`` package (``pip install 'streamscribe[mic]'``) and PortAudio.
+    The device callback runs on PortAudio's thread; chunks cross to the loop through a bounded
+    queue, and a chunk the loop cannot take in time is dropped rather than blocking the device.
+    """
+    try:
+        import sounddevice
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise RuntimeError("microphone capture needs: pip install 'streamscribe[mic]'") from exc
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Samples] = asyncio.Queue(maxsize=100)
+    stop = stop or asyncio.Event()
+
+    def put(chunk: Samples) -> None:
+        if not queue.full():
+            queue.put_nowait(chunk)
+
+    def callback(data: Any, frames: int, when: Any, status: Any) -> None:
+        loop.call_soon_threadsafe(put, np.array(data[:, 0], dtype=np.float32))
+
+    blocksize = int(chunk_seconds * SAMPLE_RATE)
+    with sounddevice.InputStream(
+        samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=blocksize, callback=callback
+    ):
+        while not stop.is_set():
+            getter = asyncio.ensure_future(queue.get())
+            stopper = asyncio.ensure_future(stop.wait())
+            done, pending = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            if getter in done:
+                yield getter.result()

@@ -234,3 +234,27 @@ async def test_health_models_metrics(live_server: LiveServer) -> None:
         assert [m["id"] for m in models["data"]] == ["whisper-tiny.en"]
         metrics = (await http.get("/metrics")).text
         assert "streamscribe_sessions_total" in metrics and "streamscribe_step_seconds_bucket" in metrics
+
+
+async def test_a_live_source_of_irregular_chunks(live_server: LiveServer) -> None:
+    """What ``transcribe --mic`` does: chunks of whatever size the device delivers, as they come."""
+    from streamscribe.client import stream_chunks
+
+    audio = synthesize(PARAGRAPHS[3])
+    sizes = np.random.default_rng(0).integers(160, 4000, size=len(audio) // 160)
+    edges = np.cumsum(sizes)
+
+    async def device():  # noqa: ANN202
+        start = 0
+        for end in edges:
+            if start >= len(audio):
+                return
+            yield audio[start:end]
+            await asyncio.sleep((end - start) / SAMPLE_RATE / 4)  # 4x real time
+            start = end
+
+    async with RealtimeClient(live_server.url) as client:
+        result = await stream_chunks(client, device())
+    assert result.audio_seconds == pytest.approx(len(audio) / SAMPLE_RATE)
+    assert_invariant([t.event for t in result.events])
+    assert wer(PARAGRAPHS[3], result.text) <= 0.15
