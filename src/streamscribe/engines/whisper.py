@@ -70,9 +70,9 @@ class WhisperOptions:
     cpu_threads: int = 1
     ct2_replicas: int = 1
     catch_up_seconds: float = 2.0
-    min_window_seconds: float = 8.0
+    min_window_seconds: float = 6.0
     pad_ratio: float = 1.6
-    trim_seconds: float = 6.0
+    trim_seconds: float = 4.0
     max_window_seconds: float = 18.0
     tokens_per_second: float = 8.0
     no_speech_threshold: float = 0.6
