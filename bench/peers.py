@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import websockets
 
+from streamscribe.audio import float32_to_pcm16
 from streamscribe.bench import (
     CHUNK_SECONDS,
     SWEEP_LEVELS,
@@ -50,6 +51,7 @@ from streamscribe.bench import (
     streamscribe_system,
     sweep,
 )
+from streamscribe.client import paced_chunks
 from streamscribe.engines import resolve_model_path
 
 ROOT = Path(__file__).resolve().parent
@@ -80,8 +82,12 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _pace(start: float, index: int, speed: float) -> float:
-    return max(start + index * CHUNK_SECONDS / speed - time.monotonic(), 0.0)
+async def send_paced(ws, clip: Clip, speed: float, start: float, trace: Trace, encode, end: bytes) -> None:  # noqa: ANN001
+    """The clip at real-time pace in the peer's own encoding, then its end-of-audio marker."""
+    async for chunk in paced_chunks(clip.samples, speed, CHUNK_SECONDS):
+        await ws.send(encode(chunk))
+    trace.end_sent_at = time.monotonic() - start
+    await ws.send(end)
 
 
 # -- WhisperLive -------------------------------------------------------------------------------
@@ -100,7 +106,6 @@ def whisperlive_system(model_path: str) -> System:
         trace = Trace()
         segments: dict[float, str] = {}
         uid = str(uuid.uuid4())
-        chunk = int(CHUNK_SECONDS * 16_000)
         async with websockets.connect(url, max_size=None) as ws:
             options = {"uid": uid, "language": "en", "task": "transcribe", "model": model_path, "use_vad": False}
             await ws.send(json.dumps(options))
@@ -108,15 +113,8 @@ def whisperlive_system(model_path: str) -> System:
                 pass
             start = time.monotonic()
 
-            async def send() -> None:
-                for index, offset in enumerate(range(0, len(clip.samples), chunk)):
-                    await asyncio.sleep(_pace(start, index, speed))
-                    await ws.send(clip.samples[offset : offset + chunk].astype(np.float32).tobytes())
-                await asyncio.sleep(max(start + clip.seconds / speed - time.monotonic(), 0))
-                trace.end_sent_at = time.monotonic() - start
-                await ws.send(b"END_OF_AUDIO")
-
-            sender = asyncio.create_task(send())
+            float32 = lambda chunk: chunk.astype(np.float32).tobytes()  # noqa: E731
+            sender = asyncio.create_task(send_paced(ws, clip, speed, start, trace, float32, b"END_OF_AUDIO"))
             try:
                 async for raw in ws:
                     message = json.loads(raw)
@@ -153,21 +151,11 @@ def whisperlivekit_system(model_path: str) -> System:
 
     async def stream(url: str, clip: Clip, speed: float) -> Trace:
         trace = Trace()
-        chunk = int(CHUNK_SECONDS * 16_000)
-        pcm = (np.clip(clip.samples, -1, 1) * 32767).astype("<i2")
         async with websockets.connect(url, max_size=None) as ws:
             await ws.recv()  # {"type": "config", ...}
             start = time.monotonic()
 
-            async def send() -> None:
-                for index, offset in enumerate(range(0, len(pcm), chunk)):
-                    await asyncio.sleep(_pace(start, index, speed))
-                    await ws.send(pcm[offset : offset + chunk].tobytes())
-                await asyncio.sleep(max(start + clip.seconds / speed - time.monotonic(), 0))
-                trace.end_sent_at = time.monotonic() - start
-                await ws.send(b"")
-
-            sender = asyncio.create_task(send())
+            sender = asyncio.create_task(send_paced(ws, clip, speed, start, trace, float32_to_pcm16, b""))
             try:
                 async for raw in ws:
                     message = json.loads(raw)
