@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     )
     max_sessions: int = Field(default=64, gt=0, description="concurrent realtime sessions; more are refused")
     idle_timeout_seconds: float = Field(default=60.0, gt=0, description="close a session silent this long")
+    max_pending_events: int = Field(
+        default=1024, gt=0, description="events queued for a client that does not read; past it the session closes"
+    )
 
     # Streaming engine and scheduler.
     step_seconds: float = Field(

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
+import os
+import socket
+import struct
+import time
 
 import httpx
 import numpy as np
@@ -109,3 +115,43 @@ async def test_overloaded_workers_refuse_new_sessions(server_factory) -> None:  
         assert info.value.rcvd.reason == "server overloaded"
     metrics = (await asyncio.to_thread(httpx.get, f"{server.http}/metrics")).text
     assert 'streamscribe_sessions_rejected_total{reason="server_overloaded"} 1.0' in metrics
+
+
+def _masked_text_frame(payload: bytes) -> bytes:
+    """A client-to-server WebSocket text frame (RFC 6455 5.2), masked as clients must."""
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        head = bytes([0x81, 0x80 | size])
+    elif size < 65536:
+        head = bytes([0x81, 0x80 | 126]) + struct.pack(">H", size)
+    else:
+        head = bytes([0x81, 0x80 | 127]) + struct.pack(">Q", size)
+    masked = (np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), size)).tobytes()
+    return head + mask + masked
+
+
+def test_a_client_that_does_not_read_is_dropped(server_factory) -> None:  # noqa: ANN001
+    """A raw socket that sends and never reads: every client library reads in the background."""
+    server: LiveServer = server_factory(max_pending_events=4)
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    # Each bad event echoes its 200 kB type in the error, so unread errors pile up fast.
+    frame = _masked_text_frame(json.dumps({"type": "x" * 200_000}).encode())
+    sock.settimeout(5)
+    with contextlib.suppress(TimeoutError, OSError):
+        for _ in range(300):  # the server stops reading once it gives up on us: sendall times out
+            sock.sendall(frame)
+    metrics = httpx.get(f"{server.http}/metrics", timeout=5).text
+    assert 'streamscribe_errors_total{code="slow_client"} 1.0' in metrics
+    sock.close()
+    for _ in range(100):
+        if server.health()["sessions"] == 0:
+            break
+        time.sleep(0.1)
+    assert server.health()["sessions"] == 0

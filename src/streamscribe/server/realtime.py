@@ -31,7 +31,6 @@ from streamscribe.session import CloseStream, FeedAudio, FinishStream, OpenStrea
 
 log = logging.getLogger(__name__)
 
-OUTBOX_EVENTS = 1024  # events waiting for a client that does not read; past it, the client is dropped
 CLOSE_GRACE_SECONDS = 10.0  # how long an idle-closed session may take to flush its last utterance
 TRY_AGAIN_LATER = 1013
 POLICY_VIOLATION = 1008
@@ -73,7 +72,7 @@ class Connection:
             default_model=settings.model,
             limits=SessionLimits(settings.max_append_seconds, settings.max_buffered_seconds),
         )
-        self.outbox: asyncio.Queue[ServerEvent | None] = asyncio.Queue(OUTBOX_EVENTS)
+        self.outbox: asyncio.Queue[ServerEvent | None] = asyncio.Queue(settings.max_pending_events)
         self.handles: dict[int, StreamHandle] = {}
         self.loop = asyncio.get_running_loop()
         self.idle = asyncio.Event()
@@ -82,18 +81,24 @@ class Connection:
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._write())
+        self.reader = asyncio.create_task(self._read())
         try:
             self._send(self.session.created)
-            await self._read()
+            await self.reader
         except WebSocketDisconnect:
             pass
+        except asyncio.CancelledError:
+            if self.close_code is None:  # cancelled from outside (shutdown), not by ``_send``
+                raise
         finally:
+            self.reader.cancel()
             self._apply(self.session.close())
-            if not self.outbox.full():  # a full outbox: the writer is stuck, the timeout below ends it
+            if self.outbox.full():  # a client that does not read gets no more events
+                writer.cancel()
+            else:  # flush what is queued, then close
                 self.outbox.put_nowait(None)
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer, CLOSE_GRACE_SECONDS)
-            writer.cancel()
             if self.close_code:
                 with contextlib.suppress(Exception):
                     await self.ws.close(*self.close_code)
@@ -186,6 +191,7 @@ class Connection:
                 log.warning("session %s: client does not read its events; closing", self.session.id)
                 self.state.metrics.errors.labels(SlowClientError.code).inc()
                 self.close_code = (POLICY_VIOLATION, "client is not reading events")
+                self.reader.cancel()  # stop taking its messages now, not at its next one
 
     async def _write(self) -> None:
         while (event := await self.outbox.get()) is not None:
