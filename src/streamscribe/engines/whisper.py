@@ -10,9 +10,10 @@ Each step, for every stream in the batch:
    a third of a 30 s window;
 3. decode with the committed words forced as the decoder prefix, so only the unstable tail is
    generated (decoding, not encoding, dominates once windows are short);
-4. commit the words two consecutive hypotheses agree on (``stability.LocalAgreement``);
-5. when the window grows past ``trim_seconds`` (6 s), align the committed words to the audio (reusing
-   this step's encoder output) and cut the window after a committed sentence or word, so
+4. cut the hypothesis where it loops or re-reads a recent phrase, then commit the words two
+   consecutive hypotheses agree on (``stability``);
+5. when the window grows past ``trim_seconds`` (4 s), align the committed words to the audio
+   (reusing this step's encoder output) and cut the window after a committed sentence or word, so
    windows, prefixes and cost stay bounded however long the utterance.
 
 Streams of one batch share one ``encode`` and one ``generate`` call. CTranslate2 requires the
