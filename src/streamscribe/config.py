@@ -43,9 +43,10 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="steps later than this mean overload: new sessions are refused"
     )
     compute_type: str = "int8"
-    # Measured on 2 cores (bench, 4 and 8 streams): two workers of one thread each beat one of two
-    # threads (p95 word lag 1.30 vs 1.54 s at 4 streams, 2.30 vs 2.69 s at 8): while one worker is
-    # in Python (features, agreement), the other keeps a core busy in CTranslate2.
+    # Measured on 2 cores (`streamscribe bench --sessions 4 8`, same step policy): two workers of
+    # one thread each held p95 word lag at 1.30 / 2.30 s for 4 / 8 streams, one worker of two
+    # threads at 3.32 / 4.21 s: while one worker is in Python (features, agreement), the other
+    # keeps a core busy in CTranslate2.
     cpu_threads: int = Field(default=1, gt=0, description="CTranslate2 intra-op threads per worker")
     workers: int = Field(
         default=2, gt=0, description="inference worker threads per loaded model, each with its own model replica"
