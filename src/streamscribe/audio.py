@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ class AudioBacklog:
 
     def __init__(self, max_seconds: float) -> None:
         self.max_samples = int(max_seconds * SAMPLE_RATE)
-        self._chunks: list[Samples] = []
+        self._chunks: deque[Samples] = deque()
         self._size = 0
         self._lock = threading.Lock()
 
@@ -102,16 +103,27 @@ class AudioBacklog:
             self._size += len(samples)
 
     def take(self, max_samples: int | None = None) -> Samples:
-        """Remove and return up to ``max_samples`` (all when ``None``), oldest first."""
+        """Remove and return up to ``max_samples`` (all when ``None``), oldest first.
+
+        Only the chunks taken are copied: a client far ahead of the engine (a file sent at full
+        speed) holds minutes here, and each step takes a couple of seconds of it.
+        """
         with self._lock:
-            if not self._chunks:
+            wanted = self._size if max_samples is None else min(max_samples, self._size)
+            taken: list[Samples] = []
+            got = 0
+            while got < wanted:
+                chunk = self._chunks.popleft()
+                if got + len(chunk) > wanted:
+                    cut = wanted - got
+                    self._chunks.appendleft(chunk[cut:])
+                    chunk = chunk[:cut]
+                taken.append(chunk)
+                got += len(chunk)
+            self._size -= got
+            if not taken:
                 return np.zeros(0, dtype=np.float32)
-            joined = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
-            n = len(joined) if max_samples is None else min(max_samples, len(joined))
-            rest = joined[n:]
-            self._chunks = [rest] if len(rest) else []
-            self._size = len(rest)
-            return joined[:n]
+            return np.concatenate(taken) if len(taken) > 1 else taken[0]
 
     def __len__(self) -> int:
         return self._size

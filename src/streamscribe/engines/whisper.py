@@ -90,7 +90,6 @@ class WhisperStream(Stream):
         self.committed: list[Word] = []  # committed words whose audio is still in the window
         self.history: list[Word] = []  # the last committed words, trimmed or not
         self.agreement = LocalAgreement()
-        self.lock = threading.Lock()  # a stream is stepped by one worker at a time
 
 
 @dataclass
